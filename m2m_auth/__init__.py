@@ -1,0 +1,1 @@
+"""Service-to-service authentication for Django with Keycloak's client credentials flow."""

@@ -1,0 +1,101 @@
+"""Domain errors of m2m_auth; each carries a human message and a stable machine code.
+
+The validator and the key store raise these; only ``authentication.py`` turns them into HTTP
+answers, so the core stays usable outside DRF.
+"""
+
+from rest_framework.exceptions import APIException
+
+
+class M2MAuthError(Exception):
+    """Base class of every error this app raises."""
+
+    default_message = "Authentication error."
+    code = "m2m_auth_error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class InvalidToken(M2MAuthError):
+    """The presented token is not acceptable here; the caller should get a 401."""
+
+    default_message = "Token is invalid."
+    code = "invalid_token"
+
+
+class MalformedToken(InvalidToken):
+    default_message = "Token is malformed."
+    code = "malformed_token"
+
+
+class TokenTooLarge(InvalidToken):
+    default_message = "Token is too large."
+    code = "token_too_large"
+
+
+class DisallowedAlgorithm(InvalidToken):
+    default_message = "Token signature algorithm is not accepted."
+    code = "invalid_algorithm"
+
+
+class DisallowedHeader(InvalidToken):
+    default_message = "Token header carries a parameter that is not accepted."
+    code = "invalid_header"
+
+
+class UnknownSigningKey(InvalidToken):
+    default_message = "Token was signed by a key this service does not know."
+    code = "unknown_key"
+
+
+class InvalidSignature(InvalidToken):
+    default_message = "Token signature is invalid."
+    code = "invalid_signature"
+
+
+class TokenExpired(InvalidToken):
+    default_message = "Token has expired."
+    code = "token_expired"
+
+
+class TokenNotYetValid(InvalidToken):
+    default_message = "Token is not valid yet."
+    code = "token_not_yet_valid"
+
+
+class InvalidIssuer(InvalidToken):
+    default_message = "Token issuer is not trusted."
+    code = "invalid_issuer"
+
+
+class InvalidAudience(InvalidToken):
+    default_message = "Token is not intended for this service."
+    code = "invalid_audience"
+
+
+class InvalidTokenType(InvalidToken):
+    default_message = "Token is not an access token."
+    code = "invalid_token_type"
+
+
+class InvalidClaims(InvalidToken):
+    default_message = "Token claims are missing or malformed."
+    code = "invalid_claims"
+
+
+class KeysUnavailable(M2MAuthError):
+    """No signing key can be had (Keycloak unreachable and nothing cached): a 503, not a 401."""
+
+    default_message = "Token signing keys are temporarily unavailable."
+    code = "jwks_unavailable"
+
+
+# The one HTTP error that is neither a 401 nor a 403; raised by the DRF-facing modules.
+class ServiceUnavailable(APIException):
+    """503: the service cannot check tokens right now; retrying later may succeed."""
+
+    status_code = 503
+    default_detail = KeysUnavailable.default_message
+    default_code = KeysUnavailable.code

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages the stack and the tests need, only those missing.
+# Keycloak itself comes from Maven Central (scripts/keycloak.sh fetch), not from here.
+set -euo pipefail
+
+# command -> Debian package
+declare -A PACKAGES=(
+    [curl]=curl
+    [unzip]=unzip
+    [mvn]=maven
+)
+
+missing=()
+for command in "${!PACKAGES[@]}"; do
+    command -v "${command}" >/dev/null 2>&1 || missing+=("${PACKAGES[${command}]}")
+done
+((${#missing[@]} == 0)) && exit 0
+
+sudo_cmd=()
+if ((EUID != 0)); then
+    command -v sudo >/dev/null 2>&1 || { echo "system_deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo_cmd=(sudo)
+fi
+echo "system_deps.sh: installing ${missing[*]}" >&2
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,1 @@
+"""The shop: customers log in through Keycloak and place orders."""

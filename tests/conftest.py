@@ -1,0 +1,103 @@
+"""Fixtures shared by the whole suite: signing keys, a local JWKS server, a token factory."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from m2m_auth.jwks import reset_jwks_stores
+from m2m_auth.validation import _memo
+from tests.jwks_server import REALM, JWKSServer, SigningKey
+
+AUDIENCE = "notification-service"
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return SigningKey.generate("key-1")
+
+
+@pytest.fixture(scope="session")
+def other_key() -> SigningKey:
+    return SigningKey.generate("key-2")
+
+
+@pytest.fixture(scope="session")
+def _jwks_server_process() -> Iterator[JWKSServer]:
+    server = JWKSServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def jwks_server(_jwks_server_process: JWKSServer, signing_key: SigningKey, settings) -> Iterator[JWKSServer]:
+    """A JWKS server serving `signing_key`, with m2m_auth pointed at it and all key caches empty."""
+    server = _jwks_server_process
+    server.serve_keys(signing_key)
+    server.requests, server.delay = 0, 0.0
+    settings.M2M_AUTH = {
+        "KEYCLOAK_URL": server.base_url,
+        "KEYCLOAK_REALM": REALM,
+        "AUDIENCE": AUDIENCE,
+    }
+    _forget_keys()
+    yield server
+    _forget_keys()
+
+
+def _forget_keys() -> None:
+    reset_jwks_stores()
+    _memo.clear()
+    caches["default"].clear()
+
+
+@pytest.fixture
+def issuer(jwks_server: JWKSServer) -> str:
+    return f"{jwks_server.base_url}/realms/{REALM}"
+
+
+def service_claims(issuer: str, client: str = "shop-api", **overrides: Any) -> dict[str, Any]:
+    """Claims shaped like a Keycloak 26 client-credentials access token."""
+    now = int(time.time())
+    claims = {
+        "exp": now + 300,
+        "iat": now,
+        "jti": f"trrtcc:{uuid.uuid4()}",
+        "iss": issuer,
+        "aud": [AUDIENCE, "account"],
+        "sub": str(uuid.uuid4()),
+        "typ": "Bearer",
+        "azp": client,
+        "client_id": client,
+        "scope": "profile email",
+        "preferred_username": f"service-account-{client}",
+        "realm_access": {"roles": ["default-roles-techstore"]},
+        "resource_access": {AUDIENCE: {"roles": ["notifications:send"]}},
+    }
+    claims.update(overrides)
+    return {name: value for name, value in claims.items() if value is not ...}
+
+
+@pytest.fixture
+def make_token(signing_key: SigningKey, issuer: str) -> Callable[..., str]:
+    """`make_token(**claim_overrides)`; pass `...` as a value to drop a claim."""
+
+    def make(*, key: SigningKey | None = None, headers: dict[str, Any] | None = None, **overrides: Any) -> str:
+        return (key or signing_key).sign(service_claims(issuer, **overrides), headers=headers)
+
+    return make
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Report how long the real Keycloak took to start, when this run started one."""
+    from tests.integration.conftest import KEYCLOAK_START
+
+    started_in = config.stash.get(KEYCLOAK_START, None)
+    if started_in is not None:
+        terminalreporter.write_line(f"Keycloak started in {started_in:.1f} s")
