@@ -25,7 +25,7 @@ if created:
 
 def manage(settings_module: str, *args: str) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module}
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT)
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT)  # noqa: S603
 
 
 def main() -> int:
