@@ -130,3 +130,28 @@ def check_cache(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security)
+def check_caller_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    client_id = m2m_auth_settings.CLIENT_ID
+    if client_id and not m2m_auth_settings.CLIENT_SECRET:
+        errors.append(
+            checks.Error(
+                f"No client secret for the Keycloak client '{client_id}': this service cannot get tokens.",
+                hint="Set KEYCLOAK_CLIENT_SECRET in the environment to the client's secret "
+                f"(Keycloak admin console: Clients > {client_id} > Credentials); never put it in code.",
+                id="m2m_auth.E007",
+            )
+        )
+    method = m2m_auth_settings.TOKEN_AUTH_METHOD
+    if method not in ("client_secret_basic", "client_secret_post"):
+        errors.append(
+            checks.Error(
+                f"M2M_AUTH TOKEN_AUTH_METHOD={method!r} is not supported.",
+                hint="Use 'client_secret_basic' (Keycloak's default) or 'client_secret_post'.",
+                id="m2m_auth.E008",
+            )
+        )
+    return errors

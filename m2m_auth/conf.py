@@ -41,6 +41,24 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_MAX_STALENESS": 86400,
     # JWKS: at most one refetch per this many seconds, whatever the tokens' `kid`s say.
     "JWKS_REFETCH_COOLDOWN": 30,
+    # Caller: this service's Keycloak client (client credentials). The secret has no default.
+    "CLIENT_ID": "",
+    "CLIENT_SECRET": "",
+    # Caller: "client_secret_basic" (Keycloak's default) or "client_secret_post".
+    "TOKEN_AUTH_METHOD": "client_secret_basic",
+    # Caller: scopes and audience to ask for (empty: the client's defaults).
+    "TOKEN_SCOPES": [],
+    "TOKEN_AUDIENCE": "",
+    # Caller: renew this many seconds before expiry, capped at half the token's real lifetime.
+    "TOKEN_RENEW_BEFORE": 60,
+    # Caller: lifetime assumed when Keycloak's `expires_in` is missing or odd.
+    "TOKEN_DEFAULT_LIFETIME": 60,
+    # Caller: how long other processes wait for the one fetching a token before fetching themselves.
+    "TOKEN_LOCK_TIMEOUT": 10,
+    # Caller: the longest back-off after a failed token request (5xx, timeout, 429).
+    "TOKEN_BACKOFF_MAX": 60,
+    # Caller: how long a credential error (invalid_client) fails fast before Keycloak is asked again.
+    "TOKEN_CREDENTIAL_BACKOFF": 300,
     # Every HTTP call to Keycloak: (connect, read) timeouts in seconds.
     "HTTP_CONNECT_TIMEOUT": 3.0,
     "HTTP_READ_TIMEOUT": 5.0,
@@ -55,6 +73,11 @@ ENVIRONMENT: dict[str, str] = {
     "ALGORITHMS": "M2M_AUTH_ALGORITHMS",
     "LEEWAY": "M2M_AUTH_LEEWAY",
     "CACHE_ALIAS": "M2M_AUTH_CACHE_ALIAS",
+    "CLIENT_ID": "KEYCLOAK_CLIENT_ID",
+    "CLIENT_SECRET": "KEYCLOAK_CLIENT_SECRET",
+    "TOKEN_AUTH_METHOD": "M2M_AUTH_TOKEN_AUTH_METHOD",
+    "TOKEN_SCOPES": "M2M_AUTH_TOKEN_SCOPES",
+    "TOKEN_AUDIENCE": "M2M_AUTH_TOKEN_AUDIENCE",
 }
 
 

@@ -6,7 +6,7 @@ Everything that differs between machines comes from the environment (see config/
 
 from pathlib import Path
 
-from config.env import env_bool, env_int, env_list, env_required, env_str
+from config.env import env_bool, env_database, env_int, env_list, env_required, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var")))
@@ -57,13 +57,9 @@ TEMPLATES = [
 ]
 
 
-def sqlite_database(name: str) -> dict:
-    """The embedded default: one SQLite file per service under VAR_DIR."""
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / f"{name}.sqlite3",
-        "OPTIONS": {"timeout": 20},
-    }
+def service_database(name: str) -> dict:
+    """`{NAME}_DATABASE_URL` (PostgreSQL) when set, else the embedded default: SQLite under VAR_DIR."""
+    return env_database(f"{name.upper()}_DATABASE_URL", sqlite_path=VAR_DIR / f"{name}.sqlite3")
 
 
 # A shared cache is what lets every worker of a service share one service token and one JWKS.

@@ -3,11 +3,11 @@
 from config.env import env_str
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, REST_FRAMEWORK, sqlite_database
+from .base import INSTALLED_APPS, REST_FRAMEWORK, service_database
 
 INSTALLED_APPS = [*INSTALLED_APPS, "notifications"]
 ROOT_URLCONF = "config.urls.notifications"
-DATABASES = {"default": sqlite_database("notifications")}
+DATABASES = {"default": service_database("notifications")}
 
 # Both services run on localhost in development: distinct cookie names keep their admins apart.
 SESSION_COOKIE_NAME = "notifications_sessionid"

@@ -73,3 +73,18 @@ def test_missing_exception_handler_is_a_warning(settings):
     settings.M2M_AUTH = {"AUDIENCE": "x"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": "rest_framework.views.exception_handler"}
     assert [i for i, _ in m2m_messages()] == ["m2m_auth.W002"]
+
+
+def test_a_caller_without_a_client_secret_is_an_error(settings):
+    settings.M2M_AUTH = {"AUDIENCE": "x", "CLIENT_ID": "shop-api", "CLIENT_SECRET": ""}
+    messages = run_checks()
+    errors = [m for m in messages if m.id == "m2m_auth.E007"]
+    assert [m.msg for m in errors] == [
+        "No client secret for the Keycloak client 'shop-api': this service cannot get tokens."
+    ]
+    assert "KEYCLOAK_CLIENT_SECRET" in errors[0].hint
+
+
+def test_an_unknown_client_authentication_method_is_an_error(settings):
+    settings.M2M_AUTH = {"AUDIENCE": "x", "TOKEN_AUTH_METHOD": "private_key_jwt"}
+    assert [i for i, _ in m2m_messages()] == ["m2m_auth.E008"]

@@ -1,0 +1,457 @@
+"""The caller side: one service token per client, shared by every thread and process of a service.
+
+The token lives in the Django cache (``M2M_AUTH["CACHE_ALIAS"]``), so N workers ask Keycloak once
+per token lifetime, not N times. Renewal starts ahead of expiry (a buffer capped to a fraction of
+the real lifetime, with jitter); inside that window one caller renews while the others keep the
+still-valid token without any network I/O. With no valid token, callers single-flight: threads
+wait on a lock, processes on a ``cache.add`` lock with a bounded wait. Failures back off
+exponentially and are remembered in the cache so that callers fail fast instead of hammering
+Keycloak. Neither the secret nor a token ever reaches a log line, an exception or ``repr()``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.core.signals import setting_changed
+
+from .conf import m2m_auth_settings
+from .exceptions import M2MAuthError
+from .token_store import TokenStore
+
+logger = logging.getLogger(__name__)
+
+# Keycloak's answers that mean "these credentials will not work until someone fixes them".
+CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+# Tokens whose `expires_in` is missing, non-numeric, not positive or above this get the default.
+MAX_LIFETIME = 24 * 3600
+
+
+def token_fingerprint(token: str) -> str:
+    """What logs may say about a token: a short hash, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class TokenEndpointError(M2MAuthError):
+    """Keycloak did not issue a token; names the client, endpoint, status and Keycloak's error."""
+
+    code = "token_endpoint_error"
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        endpoint: str,
+        status: int | None = None,
+        error: str | None = None,
+        description: str | None = None,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        cause: str | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.endpoint = endpoint
+        self.status = status
+        self.error = error
+        self.description = description
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.cause = cause
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        what = f"HTTP {self.status}" if self.status is not None else (self.cause or "no answer")
+        if self.error:
+            what += f" {self.error}"
+        if self.description:
+            what += f" ({self.description})"
+        return f"Keycloak issued no token for client '{self.client_id}' at {self.endpoint}: {what}."
+
+    def to_cache(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "error": self.error,
+            "description": self.description,
+            "retryable": self.retryable,
+            "cause": self.cause,
+        }
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    """A token and its schedule: renew from `renew_at`, stop using it at `use_until`."""
+
+    access_token: str
+    renew_at: float
+    use_until: float
+
+    def __repr__(self) -> str:
+        return f"CachedToken(sha256={token_fingerprint(self.access_token)}, use_until={self.use_until:.0f})"
+
+
+class TokenClient:
+    """Client-credentials tokens for one client, scope set and audience, cached in a shared store."""
+
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scopes: Iterable[str] = (),
+        audience: str | None = None,
+        auth_method: str = "client_secret_basic",
+        cache_alias: str = "default",
+        key_prefix: str = "m2m_auth",
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.0, 5.0),
+        renew_before: float = 60,
+        max_renew_fraction: float = 0.5,
+        renew_jitter: float = 0.2,
+        default_lifetime: float = 60,
+        lock_timeout: float = 10,
+        backoff_base: float = 1,
+        backoff_max: float = 60,
+        credential_backoff: float = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise ValueError(f"Unsupported client authentication method: {auth_method!r}")
+        self.token_url = token_url
+        self.client_id = client_id
+        self._secret = client_secret
+        self.scopes = tuple(sorted(set(scopes)))
+        self.audience = audience or None
+        self.auth_method = auth_method
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.renew_before = renew_before
+        self.max_renew_fraction = max_renew_fraction
+        self.renew_jitter = renew_jitter
+        self.default_lifetime = default_lifetime
+        self.lock_timeout = lock_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.credential_backoff = credential_backoff
+        self.clock = clock
+        self.store = TokenStore(cache_alias, clock)
+        key = self._cache_key(key_prefix)
+        self._token_key, self._lock_key, self._failure_key = f"{key}:token", f"{key}:lock", f"{key}:failure"
+        self._local: CachedToken | None = None
+        self._thread_lock = threading.Lock()
+        self._renewing = threading.Lock()
+        self.requests_made = 0  # token-endpoint requests from this object, for tests and benchmarks
+
+    def __repr__(self) -> str:
+        return f"TokenClient(client_id={self.client_id!r}, token_url={self.token_url!r}, scopes={self.scopes!r})"
+
+    def _cache_key(self, prefix: str) -> str:
+        """Endpoint + client + credential fingerprint + normalised scope/audience: a rotated secret
+        or another scope never shares a token, a lock or a remembered failure."""
+        secret_fingerprint = hashlib.sha256(self._secret.encode()).hexdigest()
+        material = "\0".join(
+            [self.token_url, self.client_id, secret_fingerprint, self.auth_method, " ".join(self.scopes)]
+            + [self.audience or ""]
+        )
+        return f"{prefix}:svc:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
+
+    # Reading
+
+    def get_token(self) -> str:
+        """A valid access token, from the cache when possible."""
+        now = self.clock()
+        entry = self._current(now)
+        if entry is not None and now < entry.renew_at:
+            return entry.access_token
+        if entry is not None:
+            return self._renew_ahead(entry)
+        return self._fetch_single_flight()
+
+    def _current(self, now: float) -> CachedToken | None:
+        """The in-process copy while it needs no renewal, else what the shared cache holds."""
+        local = self._local
+        if local is not None and now < local.renew_at:
+            return local
+        entry = self._read_shared()
+        if entry is not None and now < entry.use_until:
+            self._local = entry
+            return entry
+        return None
+
+    def _read_shared(self) -> CachedToken | None:
+        value = self.store.get(self._token_key)
+        if not isinstance(value, dict):
+            return None
+        try:
+            return CachedToken(str(value["access_token"]), float(value["renew_at"]), float(value["use_until"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _renew_ahead(self, entry: CachedToken) -> str:
+        """Inside the renewal window: one caller renews, the others use `entry` with no I/O."""
+        if not self._renewing.acquire(blocking=False):
+            return entry.access_token
+        try:
+            owner = uuid.uuid4().hex
+            if self._failure() is not None or not self.store.add(self._lock_key, owner, self.lock_timeout):
+                return entry.access_token
+            try:
+                return self._fetch_and_store().access_token
+            except TokenEndpointError as exc:
+                logger.warning("Renewing the token of %s failed; keeping the current one: %s", self.client_id, exc)
+                return entry.access_token
+            finally:
+                self._release(owner)
+        finally:
+            self._renewing.release()
+
+    def _fetch_single_flight(self) -> str:
+        """No valid token: one request for this process, and one for all processes when possible."""
+        with self._thread_lock:
+            entry = self._current(self.clock())
+            if entry is not None:
+                return entry.access_token
+            self._raise_if_backing_off()
+            owner = uuid.uuid4().hex
+            deadline = time.monotonic() + self.lock_timeout
+            while not self.store.add(self._lock_key, owner, self.lock_timeout):
+                # Another process is fetching: wait for its result, within a bound.
+                if time.monotonic() >= deadline:
+                    logger.warning(
+                        "Token lock for %s held past %ss; fetching anyway.", self.client_id, self.lock_timeout
+                    )
+                    return self._fetch_and_store().access_token
+                time.sleep(0.05)
+                entry = self._current(self.clock())
+                if entry is not None:
+                    return entry.access_token
+                self._raise_if_backing_off()
+            try:
+                return self._fetch_and_store().access_token
+            finally:
+                self._release(owner)
+
+    def _release(self, owner: str) -> None:
+        """Drop the cross-process lock unless it expired and another process took it since."""
+        if self.store.get(self._lock_key) == owner:
+            self.store.delete(self._lock_key)
+
+    # Invalidation
+
+    def invalidate(self, token: str) -> bool:
+        """Forget `token` if it is still the cached one (compare, then evict); True if evicted.
+
+        A 401 from a target means this token is no longer accepted; many callers may report the
+        same token at once, but only the first eviction counts, so only one new token is fetched.
+        """
+        with self._thread_lock:
+            if self._local is not None and self._local.access_token == token:
+                self._local = None
+            current = self._read_shared()
+            if current is None or current.access_token != token:
+                return False
+            self.store.delete(self._token_key)
+            logger.info("Evicted token sha256=%s of %s after a 401.", token_fingerprint(token), self.client_id)
+            return True
+
+    # Fetching
+
+    def _fetch_and_store(self) -> CachedToken:
+        try:
+            access_token, lifetime = self._request_token()
+        except TokenEndpointError as exc:
+            self._remember_failure(exc)
+            raise
+        self.store.delete(self._failure_key)
+        entry = self._schedule(access_token, lifetime, self.clock())
+        self.store.set(
+            self._token_key,
+            {"access_token": entry.access_token, "renew_at": entry.renew_at, "use_until": entry.use_until},
+            entry.use_until - self.clock(),
+        )
+        self._local = entry
+        logger.info(
+            "Fetched a token for %s (sha256=%s, lifetime %ss).",
+            self.client_id,
+            token_fingerprint(access_token),
+            lifetime,
+        )
+        return entry
+
+    def _schedule(self, access_token: str, lifetime: float, now: float) -> CachedToken:
+        """Renew `renew_before` seconds ahead, capped to a fraction of the lifetime, with jitter."""
+        buffer = min(self.renew_before, lifetime * self.max_renew_fraction)
+        jitter = random.uniform(0, buffer * self.renew_jitter)  # noqa: S311 - spreading, not secrecy
+        expires_at = now + lifetime
+        # Stop using a token a little before it expires so that it does not expire in flight.
+        use_until = expires_at - min(5.0, lifetime * 0.1)
+        return CachedToken(access_token, renew_at=expires_at - buffer - jitter, use_until=use_until)
+
+    def _request_token(self) -> tuple[str, float]:
+        data = {"grant_type": "client_credentials"}
+        auth = None
+        if self.auth_method == "client_secret_basic":
+            auth = (self.client_id, self._secret)
+        else:
+            data.update(client_id=self.client_id, client_secret=self._secret)
+        if self.scopes:
+            data["scope"] = " ".join(self.scopes)
+        if self.audience:
+            data["audience"] = self.audience
+        self.requests_made += 1
+        try:
+            response = self.session.post(
+                self.token_url, data=data, auth=auth, timeout=self.timeout, headers={"Accept": "application/json"}
+            )
+        except requests.RequestException as exc:
+            raise self._error(cause=type(exc).__name__) from None
+        body = _json_or_none(response)
+        if response.status_code != 200:
+            error = body.get("error") if isinstance(body, dict) else None
+            retryable = response.status_code >= 500 or response.status_code == 429
+            raise self._error(
+                status=response.status_code,
+                error=str(error)[:100] if error else None,
+                description=str(body.get("error_description"))[:300] if isinstance(body, dict) and error else None,
+                retryable=retryable and error not in CREDENTIAL_ERRORS,
+                retry_after=_retry_after(response, self.clock()),
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+            raise self._error(status=200, cause="answer without access_token", retryable=True)
+        return body["access_token"], self._lifetime(body.get("expires_in"))
+
+    def _lifetime(self, expires_in: Any) -> float:
+        """Keycloak's `expires_in`, or the configured default when it is missing or odd."""
+        if isinstance(expires_in, bool):
+            return float(self.default_lifetime)
+        if not isinstance(expires_in, (int, float)):
+            try:
+                expires_in = float(expires_in)
+            except (TypeError, ValueError):
+                return float(self.default_lifetime)
+        if not 0 < expires_in <= MAX_LIFETIME or expires_in != expires_in:
+            return float(self.default_lifetime)
+        return float(expires_in)
+
+    def _error(self, **details: Any) -> TokenEndpointError:
+        return TokenEndpointError(client_id=self.client_id, endpoint=self.token_url, **details)
+
+    # Remembered failures
+
+    def _remember_failure(self, exc: TokenEndpointError) -> None:
+        """Back off exponentially with jitter (or as Retry-After says); credentials latch longer."""
+        previous = self.store.get(self._failure_key)
+        attempts = (previous.get("attempts", 0) if isinstance(previous, dict) else 0) + 1
+        if exc.error in CREDENTIAL_ERRORS:
+            delay = self.credential_backoff
+        else:
+            delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+            delay = random.uniform(delay / 2, delay)  # noqa: S311
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, self.credential_backoff))
+        until = self.clock() + delay
+        self.store.set(self._failure_key, {**exc.to_cache(), "attempts": attempts, "until": until}, delay + 60)
+        logger.warning("%s Backing off for %.1fs (attempt %d).", exc, delay, attempts)
+
+    def _failure(self) -> dict[str, Any] | None:
+        failure = self.store.get(self._failure_key)
+        if isinstance(failure, dict) and self.clock() < failure.get("until", 0):
+            return failure
+        return None
+
+    def _raise_if_backing_off(self) -> None:
+        failure = self._failure()
+        if failure is not None:
+            raise self._error(
+                status=failure.get("status"),
+                error=failure.get("error"),
+                description=failure.get("description"),
+                retryable=failure.get("retryable", True),
+                retry_after=failure["until"] - self.clock(),
+                cause=failure.get("cause") or "backing off after a recent failure",
+            )
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _retry_after(response: requests.Response, now: float) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def build_token_client(**overrides: Any) -> TokenClient:
+    """A client configured from M2M_AUTH; `overrides` pick another client, scope or audience."""
+    s = m2m_auth_settings
+    options: dict[str, Any] = {
+        "token_url": s.token_url,
+        "client_id": s.CLIENT_ID,
+        "client_secret": s.CLIENT_SECRET,
+        "scopes": s.TOKEN_SCOPES,
+        "audience": s.TOKEN_AUDIENCE,
+        "auth_method": s.TOKEN_AUTH_METHOD,
+        "cache_alias": s.CACHE_ALIAS,
+        "key_prefix": s.CACHE_KEY_PREFIX,
+        "timeout": s.http_timeout,
+        "renew_before": s.TOKEN_RENEW_BEFORE,
+        "default_lifetime": s.TOKEN_DEFAULT_LIFETIME,
+        "lock_timeout": s.TOKEN_LOCK_TIMEOUT,
+        "backoff_max": s.TOKEN_BACKOFF_MAX,
+        "credential_backoff": s.TOKEN_CREDENTIAL_BACKOFF,
+    }
+    options.update(overrides)
+    if not options["client_secret"]:
+        raise M2MAuthError(
+            f"No client secret for '{options['client_id']}': set KEYCLOAK_CLIENT_SECRET (or M2M_AUTH['CLIENT_SECRET'])."
+        )
+    return TokenClient(**options)
+
+
+_default_client: TokenClient | None = None
+_default_lock = threading.Lock()
+
+
+def get_token_client() -> TokenClient:
+    """The process-wide client for the configured service account."""
+    global _default_client
+    if _default_client is None:
+        with _default_lock:
+            if _default_client is None:
+                _default_client = build_token_client()
+    return _default_client
+
+
+def get_service_token() -> str:
+    """A valid access token for this service's own Keycloak client (the seed's getServiceToken)."""
+    return get_token_client().get_token()
+
+
+def _reset_default_client(*, setting: str, **kwargs: Any) -> None:
+    global _default_client
+    if setting in ("M2M_AUTH", "CACHES"):
+        _default_client = None
+
+
+setting_changed.connect(_reset_default_client)

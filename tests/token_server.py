@@ -1,0 +1,86 @@
+"""A local token endpoint that counts requests and can be slow, failing or gated on demand."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TOKEN_PATH = "/realms/techstore/protocol/openid-connect/token"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+@dataclass
+class TokenServer:
+    expires_in: Any = 300
+    status: int = 200
+    error_body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    gate: threading.Event | None = None  # when set, each request waits for it
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        """Back to a healthy server with no requests seen."""
+        self.expires_in, self.status, self.error_body, self.headers = 300, 200, None, {}
+        self.delay, self.gate = 0.0, None
+        self.requests.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def start(self) -> TokenServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                with owner._lock:
+                    owner.requests.append({"form": form, "authorization": self.headers.get("Authorization")})
+                    number = len(owner.requests)
+                if owner.gate is not None:
+                    owner.gate.wait(10)
+                if owner.delay:
+                    time.sleep(owner.delay)
+                if owner.status == 200:
+                    body = {"access_token": f"token-{number}", "token_type": "Bearer", "expires_in": owner.expires_in}
+                    if owner.expires_in is ...:
+                        del body["expires_in"]
+                else:
+                    body = owner.error_body or {"error": "server_error"}
+                payload = json.dumps(body).encode()
+                self.send_response(owner.status)
+                self.send_header("Content-Type", "application/json")
+                for name, value in owner.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{TOKEN_PATH}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
