@@ -8,6 +8,7 @@ declare -A PACKAGES=(
     [curl]=curl
     [unzip]=unzip
     [mvn]=maven
+    [redis-server]=redis-server
 )
 
 missing=()

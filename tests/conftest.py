@@ -101,3 +101,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     started_in = config.stash.get(KEYCLOAK_START, None)
     if started_in is not None:
         terminalreporter.write_line(f"Keycloak started in {started_in:.1f} s")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real Redis for tests where processes must share a cache."""
+    from tests.redis_server import RedisServer, must_have_redis, redis_available
+
+    if not redis_available():
+        if must_have_redis():
+            pytest.fail("redis-server is not installed; `make test` installs it (scripts/system_deps.sh).")
+        pytest.skip("redis-server is not installed (Debian package redis-server; `make test` installs it)")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
