@@ -28,13 +28,14 @@ class TokenServer:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     gate: threading.Event | None = None  # when set, each request waits for it
+    token_factory: Any = None  # number -> access token; default "token-<number>"
     requests: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         """Back to a healthy server with no requests seen."""
         self.expires_in, self.status, self.error_body, self.headers = 300, 200, None, {}
-        self.delay, self.gate = 0.0, None
+        self.delay, self.gate, self.token_factory = 0.0, None, None
         self.requests.clear()
 
     @property
@@ -56,7 +57,8 @@ class TokenServer:
                 if owner.delay:
                     time.sleep(owner.delay)
                 if owner.status == 200:
-                    body = {"access_token": f"token-{number}", "token_type": "Bearer", "expires_in": owner.expires_in}
+                    token = owner.token_factory(number) if owner.token_factory else f"token-{number}"
+                    body = {"access_token": token, "token_type": "Bearer", "expires_in": owner.expires_in}
                     if owner.expires_in is ...:
                         del body["expires_in"]
                 else:

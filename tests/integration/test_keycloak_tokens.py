@@ -1,5 +1,7 @@
 """The notification API against tokens issued by a real Keycloak 26 from the repo's realm file."""
 
+import uuid
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
@@ -109,3 +111,51 @@ def _kid(token: str) -> str:
     import jwt
 
     return jwt.get_unverified_header(token)["kid"]
+
+
+def _token_client(keycloak, **options):
+    from m2m_auth.tokens import TokenClient
+
+    defaults = {
+        "token_url": keycloak.token_url,
+        "client_id": "shop-api",
+        "client_secret": keycloak.secrets["SHOP_API_CLIENT_SECRET"],
+        "key_prefix": f"it-{uuid.uuid4().hex[:8]}",
+    }
+    return TokenClient(**{**defaults, **options})
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+def test_token_client_gets_a_token_the_notification_service_accepts(keycloak_settings, auth_method):
+    client = _token_client(keycloak_settings, auth_method=auth_method)
+    token = client.get_token()
+    assert client.get_token() == token and client.requests_made == 1
+    assert post_with(token, HTTP_IDEMPOTENCY_KEY=f"client-{auth_method}").status_code == 201
+
+
+def test_wrong_secret_gives_a_clear_error_naming_keycloaks_error(keycloak_settings):
+    from m2m_auth.tokens import TokenEndpointError
+
+    with pytest.raises(TokenEndpointError) as raised:
+        _token_client(keycloak_settings, client_secret="wrong-secret").get_token()
+    error = raised.value
+    assert (error.status, error.client_id, error.retryable) == (401, "shop-api", False)
+    assert error.error in {"unauthorized_client", "invalid_client"}
+    assert f"client 'shop-api' at {keycloak_settings.token_url}: HTTP 401 {error.error}" in str(error)
+    assert "wrong-secret" not in str(error)
+
+
+def test_service_token_auth_calls_the_live_notification_service(keycloak_settings, live_server):
+    import requests
+
+    from m2m_auth.requests_auth import ServiceTokenAuth
+
+    response = requests.post(
+        f"{live_server.url}/api/notifications/order",
+        json=BODY,
+        headers={"Idempotency-Key": "live-1"},
+        auth=ServiceTokenAuth(_token_client(keycloak_settings)),
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["sender"] == "shop-api"
