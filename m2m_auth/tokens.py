@@ -88,6 +88,20 @@ class TokenEndpointError(M2MAuthError):
 
 
 @dataclass(frozen=True)
+class TokenPolicy:
+    """When to renew, how long to wait for another process, how to back off (seconds)."""
+
+    renew_before: float = 60  # renew this long before expiry...
+    max_renew_fraction: float = 0.5  # ...but never earlier than this fraction of the lifetime
+    renew_jitter: float = 0.2  # renew up to this fraction of the buffer earlier still, at random
+    default_lifetime: float = 60  # when `expires_in` is missing or odd
+    lock_timeout: float = 10  # longest wait for the process that is fetching
+    backoff_base: float = 1  # first back-off after a retryable failure, doubled each time...
+    backoff_max: float = 60  # ...up to this
+    credential_backoff: float = 300  # after invalid_client / unauthorized_client
+
+
+@dataclass(frozen=True)
 class CachedToken:
     """A token and its schedule: renew from `renew_at`, stop using it at `use_until`."""
 
@@ -115,14 +129,7 @@ class TokenClient:
         key_prefix: str = "m2m_auth",
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.0, 5.0),
-        renew_before: float = 60,
-        max_renew_fraction: float = 0.5,
-        renew_jitter: float = 0.2,
-        default_lifetime: float = 60,
-        lock_timeout: float = 10,
-        backoff_base: float = 1,
-        backoff_max: float = 60,
-        credential_backoff: float = 300,
+        policy: TokenPolicy = TokenPolicy(),  # noqa: B008 - immutable
         clock: Callable[[], float] = time.time,
     ) -> None:
         if auth_method not in ("client_secret_basic", "client_secret_post"):
@@ -135,14 +142,7 @@ class TokenClient:
         self.auth_method = auth_method
         self.session = session or requests.Session()
         self.timeout = timeout
-        self.renew_before = renew_before
-        self.max_renew_fraction = max_renew_fraction
-        self.renew_jitter = renew_jitter
-        self.default_lifetime = default_lifetime
-        self.lock_timeout = lock_timeout
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.credential_backoff = credential_backoff
+        self.policy = policy
         self.clock = clock
         self.store = TokenStore(cache_alias, clock)
         key = self._cache_key(key_prefix)
@@ -203,7 +203,7 @@ class TokenClient:
             return entry.access_token
         try:
             owner = uuid.uuid4().hex
-            if self._failure() is not None or not self.store.add(self._lock_key, owner, self.lock_timeout):
+            if self._failure() is not None or not self.store.add(self._lock_key, owner, self.policy.lock_timeout):
                 return entry.access_token
             try:
                 return self._fetch_and_store().access_token
@@ -223,12 +223,12 @@ class TokenClient:
                 return entry.access_token
             self._raise_if_backing_off()
             owner = uuid.uuid4().hex
-            deadline = time.monotonic() + self.lock_timeout
-            while not self.store.add(self._lock_key, owner, self.lock_timeout):
+            deadline = time.monotonic() + self.policy.lock_timeout
+            while not self.store.add(self._lock_key, owner, self.policy.lock_timeout):
                 # Another process is fetching: wait for its result, within a bound.
                 if time.monotonic() >= deadline:
                     logger.warning(
-                        "Token lock for %s held past %ss; fetching anyway.", self.client_id, self.lock_timeout
+                        "Token lock for %s held past %ss; fetching anyway.", self.client_id, self.policy.lock_timeout
                     )
                     return self._fetch_and_store().access_token
                 time.sleep(0.05)
@@ -290,8 +290,8 @@ class TokenClient:
 
     def _schedule(self, access_token: str, lifetime: float, now: float) -> CachedToken:
         """Renew `renew_before` seconds ahead, capped to a fraction of the lifetime, with jitter."""
-        buffer = min(self.renew_before, lifetime * self.max_renew_fraction)
-        jitter = random.uniform(0, buffer * self.renew_jitter)  # noqa: S311 - spreading, not secrecy
+        buffer = min(self.policy.renew_before, lifetime * self.policy.max_renew_fraction)
+        jitter = random.uniform(0, buffer * self.policy.renew_jitter)  # noqa: S311 - spreading, not secrecy
         expires_at = now + lifetime
         # Stop using a token a little before it expires so that it does not expire in flight.
         use_until = expires_at - min(5.0, lifetime * 0.1)
@@ -333,14 +333,14 @@ class TokenClient:
     def _lifetime(self, expires_in: Any) -> float:
         """Keycloak's `expires_in`, or the configured default when it is missing or odd."""
         if isinstance(expires_in, bool):
-            return float(self.default_lifetime)
+            return float(self.policy.default_lifetime)
         if not isinstance(expires_in, (int, float)):
             try:
                 expires_in = float(expires_in)
             except (TypeError, ValueError):
-                return float(self.default_lifetime)
+                return float(self.policy.default_lifetime)
         if not 0 < expires_in <= MAX_LIFETIME or expires_in != expires_in:
-            return float(self.default_lifetime)
+            return float(self.policy.default_lifetime)
         return float(expires_in)
 
     def _error(self, **details: Any) -> TokenEndpointError:
@@ -353,12 +353,12 @@ class TokenClient:
         previous = self.store.get(self._failure_key)
         attempts = (previous.get("attempts", 0) if isinstance(previous, dict) else 0) + 1
         if exc.error in CREDENTIAL_ERRORS:
-            delay = self.credential_backoff
+            delay = self.policy.credential_backoff
         else:
-            delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+            delay = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (attempts - 1))
             delay = random.uniform(delay / 2, delay)  # noqa: S311
         if exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, self.credential_backoff))
+            delay = max(delay, min(exc.retry_after, self.policy.credential_backoff))
         until = self.clock() + delay
         self.store.set(self._failure_key, {**exc.to_cache(), "attempts": attempts, "until": until}, delay + 60)
         logger.warning("%s Backing off for %.1fs (attempt %d).", exc, delay, attempts)
@@ -415,11 +415,13 @@ def build_token_client(**overrides: Any) -> TokenClient:
         "cache_alias": s.CACHE_ALIAS,
         "key_prefix": s.CACHE_KEY_PREFIX,
         "timeout": s.http_timeout,
-        "renew_before": s.TOKEN_RENEW_BEFORE,
-        "default_lifetime": s.TOKEN_DEFAULT_LIFETIME,
-        "lock_timeout": s.TOKEN_LOCK_TIMEOUT,
-        "backoff_max": s.TOKEN_BACKOFF_MAX,
-        "credential_backoff": s.TOKEN_CREDENTIAL_BACKOFF,
+        "policy": TokenPolicy(
+            renew_before=s.TOKEN_RENEW_BEFORE,
+            default_lifetime=s.TOKEN_DEFAULT_LIFETIME,
+            lock_timeout=s.TOKEN_LOCK_TIMEOUT,
+            backoff_max=s.TOKEN_BACKOFF_MAX,
+            credential_backoff=s.TOKEN_CREDENTIAL_BACKOFF,
+        ),
     }
     options.update(overrides)
     if not options["client_secret"]:

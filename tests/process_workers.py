@@ -18,9 +18,9 @@ def setup_django(redis_url: str) -> None:
 def hammer_tokens(redis_url: str, client_options: dict, threads: int, seconds: float, results) -> None:
     """Call get_token() from `threads` threads for `seconds`; report tokens seen and calls made."""
     setup_django(redis_url)
-    from m2m_auth.tokens import TokenClient
+    from tests.token_server import build_client
 
-    client = TokenClient(**client_options)
+    client = build_client(**client_options)
     seen: set[str] = set()
     calls = [0]
     lock = threading.Lock()
@@ -43,8 +43,8 @@ def hammer_tokens(redis_url: str, client_options: dict, threads: int, seconds: f
 
 def get_one_token(redis_url: str, client_options: dict, results) -> None:
     setup_django(redis_url)
-    from m2m_auth.tokens import TokenClient
+    from tests.token_server import build_client
 
     started = time.monotonic()
-    token = TokenClient(**client_options).get_token()
+    token = build_client(**client_options).get_token()
     results.put({"token": token, "waited": time.monotonic() - started})

@@ -86,3 +86,14 @@ class TokenServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def build_client(**options: Any):
+    """A TokenClient whose `TokenPolicy` fields may be passed inline, as the tests do."""
+    from dataclasses import fields
+
+    from m2m_auth.tokens import TokenClient, TokenPolicy
+
+    policy_names = {field.name for field in fields(TokenPolicy)}
+    policy = TokenPolicy(**{name: options.pop(name) for name in list(options) if name in policy_names})
+    return TokenClient(policy=policy, **options)

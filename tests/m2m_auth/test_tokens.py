@@ -6,8 +6,8 @@ import threading
 import pytest
 from django.core.cache import caches
 
-from m2m_auth.tokens import TokenClient, TokenEndpointError
-from tests.token_server import TokenServer
+from m2m_auth.tokens import TokenEndpointError
+from tests.token_server import TokenServer, build_client
 
 SECRET = "s3cr3t-value-never-logged"
 
@@ -44,7 +44,7 @@ def clock():
 def make_client(server, clock):
     def make(**options):
         defaults = {"token_url": server.url, "client_id": "shop-api", "client_secret": SECRET, "clock": clock}
-        return TokenClient(**{**defaults, **options})
+        return build_client(**{**defaults, **options})
 
     return make
 
