@@ -35,6 +35,8 @@ def _defaults() -> dict[str, str]:
         "DJANGO_ADMIN_USERNAME": "admin",
         "DJANGO_ADMIN_PASSWORD": _secret()[:16],
         "NOTIFICATION_URL": "http://localhost:8001",
+        # docker-compose's PostgreSQL; URL-safe because it goes inside database URLs.
+        "POSTGRES_PASSWORD": _secret(),
     }
 
 
