@@ -15,5 +15,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "shop"]
 ROOT_URLCONF = "config.urls.test"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# An order's notification is tried in the committing thread: deterministic, no background threads.
+SHOP_NOTIFY_AFTER_COMMIT = "inline"
 # A file, not ":memory:", so that threads in concurrency tests share one database.
 DATABASES["default"]["TEST"] = {"NAME": VAR_DIR / "test.sqlite3"}  # noqa: F405
