@@ -20,8 +20,8 @@ system:
 
 setup: system $(VENV)/.installed
 
-env:
-	$(PYTHON) scripts/dev_env.py
+env: setup
+	$(PY) scripts/dev_env.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

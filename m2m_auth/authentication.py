@@ -21,6 +21,11 @@ from .conf import m2m_auth_settings
 from .principal import ServicePrincipal
 from .validation import validate_token
 
+try:  # optional: with OpenTelemetry installed, the request's span names the calling client
+    from opentelemetry import trace as otel_trace
+except ImportError:  # pragma: no cover - exercised by a test that hides the package
+    otel_trace = None
+
 logger = logging.getLogger(__name__)
 
 # RFC 6750 token68 in the shape of a compact JWS: three base64url segments.
@@ -53,7 +58,9 @@ class ServiceAccountAuthentication(BaseAuthentication):
         if token is None:
             return None
         claims = self.get_validated_claims(request, token)
-        return self.get_principal(claims), claims
+        principal = self.get_principal(claims)
+        self.annotate_span(principal)
+        return principal, claims
 
     def get_header(self, request: Request) -> str | None:
         """The Authorization header, or None."""
@@ -88,6 +95,12 @@ class ServiceAccountAuthentication(BaseAuthentication):
     def get_principal(self, claims: dict[str, Any]) -> ServicePrincipal:
         """The object DRF stores as `request.user`."""
         return ServicePrincipal.from_claims(claims)
+
+    def annotate_span(self, principal: ServicePrincipal) -> None:
+        """Record the calling client (never its token) on the current trace span, if one is recording."""
+        span = otel_trace.get_current_span() if otel_trace is not None else None
+        if span is not None and span.is_recording():
+            span.set_attributes({"m2m.client_id": principal.azp, "enduser.id": principal.azp})
 
     def fail(self, request: Request, error: exceptions.InvalidToken) -> None:
         """Raise a 401 whose challenge `authenticate_header` can describe."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
 
+from .client_auth import METHODS
 from .conf import m2m_auth_settings
 
 AUTHENTICATION_CLASS = "m2m_auth.authentication.ServiceAccountAuthentication"
@@ -134,24 +136,37 @@ def check_cache(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 @checks.register(checks.Tags.security)
 def check_caller_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    errors = []
     client_id = m2m_auth_settings.CLIENT_ID
-    if client_id and not m2m_auth_settings.CLIENT_SECRET:
-        errors.append(
+    method = m2m_auth_settings.TOKEN_AUTH_METHOD
+    if method not in METHODS:
+        return [
+            checks.Error(
+                f"M2M_AUTH TOKEN_AUTH_METHOD={method!r} is not supported.",
+                hint="Use 'client_secret_basic' (Keycloak's default), 'client_secret_post' or 'private_key_jwt'.",
+                id="m2m_auth.E008",
+            )
+        ]
+    if not client_id:
+        return []
+    if method == "private_key_jwt":
+        path = m2m_auth_settings.CLIENT_PRIVATE_KEY_FILE
+        if not path or not os.access(path, os.R_OK):
+            return [
+                checks.Error(
+                    f"No readable private key for the Keycloak client '{client_id}' (private_key_jwt): {path!r}.",
+                    hint="Set M2M_AUTH_CLIENT_PRIVATE_KEY_FILE to the PEM file whose public key is registered on "
+                    "the client (Keycloak: Clients > Credentials > Signed JWT).",
+                    id="m2m_auth.E009",
+                )
+            ]
+        return []
+    if not m2m_auth_settings.CLIENT_SECRET:
+        return [
             checks.Error(
                 f"No client secret for the Keycloak client '{client_id}': this service cannot get tokens.",
                 hint="Set KEYCLOAK_CLIENT_SECRET in the environment to the client's secret "
                 f"(Keycloak admin console: Clients > {client_id} > Credentials); never put it in code.",
                 id="m2m_auth.E007",
             )
-        )
-    method = m2m_auth_settings.TOKEN_AUTH_METHOD
-    if method not in ("client_secret_basic", "client_secret_post"):
-        errors.append(
-            checks.Error(
-                f"M2M_AUTH TOKEN_AUTH_METHOD={method!r} is not supported.",
-                hint="Use 'client_secret_basic' (Keycloak's default) or 'client_secret_post'.",
-                id="m2m_auth.E008",
-            )
-        )
-    return errors
+        ]
+    return []

@@ -44,8 +44,10 @@ DEFAULTS: dict[str, Any] = {
     # Caller: this service's Keycloak client (client credentials). The secret has no default.
     "CLIENT_ID": "",
     "CLIENT_SECRET": "",
-    # Caller: "client_secret_basic" (Keycloak's default) or "client_secret_post".
+    # Caller: "client_secret_basic" (Keycloak's default), "client_secret_post" or "private_key_jwt".
     "TOKEN_AUTH_METHOD": "client_secret_basic",
+    # Caller, private_key_jwt: PEM file of the key that signs client assertions (no shared secret).
+    "CLIENT_PRIVATE_KEY_FILE": "",
     # Caller: scopes and audience to ask for (empty: the client's defaults).
     "TOKEN_SCOPES": [],
     "TOKEN_AUDIENCE": "",
@@ -76,6 +78,7 @@ ENVIRONMENT: dict[str, str] = {
     "CLIENT_ID": "KEYCLOAK_CLIENT_ID",
     "CLIENT_SECRET": "KEYCLOAK_CLIENT_SECRET",
     "TOKEN_AUTH_METHOD": "M2M_AUTH_TOKEN_AUTH_METHOD",
+    "CLIENT_PRIVATE_KEY_FILE": "M2M_AUTH_CLIENT_PRIVATE_KEY_FILE",
     "TOKEN_SCOPES": "M2M_AUTH_TOKEN_SCOPES",
     "TOKEN_AUDIENCE": "M2M_AUTH_TOKEN_AUDIENCE",
 }

@@ -4,6 +4,8 @@ The validator and the key store raise these; only ``authentication.py`` turns th
 answers, so the core stays usable outside DRF.
 """
 
+from typing import Any
+
 from rest_framework.exceptions import APIException
 
 
@@ -90,6 +92,51 @@ class KeysUnavailable(M2MAuthError):
 
     default_message = "Token signing keys are temporarily unavailable."
     code = "jwks_unavailable"
+
+
+class TokenEndpointError(M2MAuthError):
+    """Keycloak did not issue a token; names the client, endpoint, status and Keycloak's error."""
+
+    code = "token_endpoint_error"
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        endpoint: str,
+        status: int | None = None,
+        error: str | None = None,
+        description: str | None = None,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        cause: str | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.endpoint = endpoint
+        self.status = status
+        self.error = error
+        self.description = description
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.cause = cause
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        what = f"HTTP {self.status}" if self.status is not None else (self.cause or "no answer")
+        if self.error:
+            what += f" {self.error}"
+        if self.description:
+            what += f" ({self.description})"
+        return f"Keycloak issued no token for client '{self.client_id}' at {self.endpoint}: {what}."
+
+    def to_cache(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "error": self.error,
+            "description": self.description,
+            "retryable": self.retryable,
+            "cause": self.cause,
+        }
 
 
 # The one HTTP error that is neither a 401 nor a 403; raised by the DRF-facing modules.

@@ -25,8 +25,9 @@ from typing import Any
 import requests
 from django.core.signals import setting_changed
 
+from .client_auth import client_authentication
 from .conf import m2m_auth_settings
-from .exceptions import M2MAuthError
+from .exceptions import M2MAuthError, TokenEndpointError
 from .token_store import TokenStore
 
 logger = logging.getLogger(__name__)
@@ -40,51 +41,6 @@ MAX_LIFETIME = 24 * 3600
 def token_fingerprint(token: str) -> str:
     """What logs may say about a token: a short hash, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]
-
-
-class TokenEndpointError(M2MAuthError):
-    """Keycloak did not issue a token; names the client, endpoint, status and Keycloak's error."""
-
-    code = "token_endpoint_error"
-
-    def __init__(
-        self,
-        *,
-        client_id: str,
-        endpoint: str,
-        status: int | None = None,
-        error: str | None = None,
-        description: str | None = None,
-        retryable: bool = True,
-        retry_after: float | None = None,
-        cause: str | None = None,
-    ) -> None:
-        self.client_id = client_id
-        self.endpoint = endpoint
-        self.status = status
-        self.error = error
-        self.description = description
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.cause = cause
-        super().__init__(self._describe())
-
-    def _describe(self) -> str:
-        what = f"HTTP {self.status}" if self.status is not None else (self.cause or "no answer")
-        if self.error:
-            what += f" {self.error}"
-        if self.description:
-            what += f" ({self.description})"
-        return f"Keycloak issued no token for client '{self.client_id}' at {self.endpoint}: {what}."
-
-    def to_cache(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "error": self.error,
-            "description": self.description,
-            "retryable": self.retryable,
-            "cause": self.cause,
-        }
 
 
 @dataclass(frozen=True)
@@ -121,7 +77,9 @@ class TokenClient:
         *,
         token_url: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str = "",
+        private_key_pem: str | bytes | None = None,
+        assertion_audience: str | None = None,
         scopes: Iterable[str] = (),
         audience: str | None = None,
         auth_method: str = "client_secret_basic",
@@ -132,14 +90,17 @@ class TokenClient:
         policy: TokenPolicy = TokenPolicy(),  # noqa: B008 - immutable
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if auth_method not in ("client_secret_basic", "client_secret_post"):
-            raise ValueError(f"Unsupported client authentication method: {auth_method!r}")
+        self.credential = client_authentication(
+            auth_method,
+            client_id=client_id,
+            secret=client_secret,
+            private_key_pem=private_key_pem,
+            audience=assertion_audience,
+        )
         self.token_url = token_url
         self.client_id = client_id
-        self._secret = client_secret
         self.scopes = tuple(sorted(set(scopes)))
         self.audience = audience or None
-        self.auth_method = auth_method
         self.session = session or requests.Session()
         self.timeout = timeout
         self.policy = policy
@@ -158,10 +119,8 @@ class TokenClient:
     def _cache_key(self, prefix: str) -> str:
         """Endpoint + client + credential fingerprint + normalised scope/audience: a rotated secret
         or another scope never shares a token, a lock or a remembered failure."""
-        secret_fingerprint = hashlib.sha256(self._secret.encode()).hexdigest()
         material = "\0".join(
-            [self.token_url, self.client_id, secret_fingerprint, self.auth_method, " ".join(self.scopes)]
-            + [self.audience or ""]
+            [self.token_url, self.client_id, self.credential.fingerprint, " ".join(self.scopes), self.audience or ""]
         )
         return f"{prefix}:svc:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
 
@@ -206,6 +165,11 @@ class TokenClient:
             if self._failure() is not None or not self.store.add(self._lock_key, owner, self.policy.lock_timeout):
                 return entry.access_token
             try:
+                # Another process may have renewed between our read and taking the lock.
+                renewed = self._read_shared()
+                if renewed is not None and self.clock() < renewed.renew_at:
+                    self._local = renewed
+                    return renewed.access_token
                 return self._fetch_and_store().access_token
             except TokenEndpointError as exc:
                 logger.warning("Renewing the token of %s failed; keeping the current one: %s", self.client_id, exc)
@@ -237,6 +201,10 @@ class TokenClient:
                     return entry.access_token
                 self._raise_if_backing_off()
             try:
+                # The lock may be free because its holder just stored a token: check before fetching.
+                entry = self._current(self.clock())
+                if entry is not None:
+                    return entry.access_token
                 return self._fetch_and_store().access_token
             finally:
                 self._release(owner)
@@ -299,11 +267,7 @@ class TokenClient:
 
     def _request_token(self) -> tuple[str, float]:
         data = {"grant_type": "client_credentials"}
-        auth = None
-        if self.auth_method == "client_secret_basic":
-            auth = (self.client_id, self._secret)
-        else:
-            data.update(client_id=self.client_id, client_secret=self._secret)
+        auth = self.credential.apply(data)
         if self.scopes:
             data["scope"] = " ".join(self.scopes)
         if self.audience:
@@ -423,12 +387,25 @@ def build_token_client(**overrides: Any) -> TokenClient:
             credential_backoff=s.TOKEN_CREDENTIAL_BACKOFF,
         ),
     }
+    if s.TOKEN_AUTH_METHOD == "private_key_jwt":  # noqa: S105 - a method name
+        options.update(private_key_pem=_read_private_key(s.CLIENT_PRIVATE_KEY_FILE), assertion_audience=s.issuer)
     options.update(overrides)
-    if not options["client_secret"]:
+    try:
+        return TokenClient(**options)
+    except ValueError as exc:
         raise M2MAuthError(
-            f"No client secret for '{options['client_id']}': set KEYCLOAK_CLIENT_SECRET (or M2M_AUTH['CLIENT_SECRET'])."
-        )
-    return TokenClient(**options)
+            f"{exc} Set KEYCLOAK_CLIENT_SECRET, or M2M_AUTH_CLIENT_PRIVATE_KEY_FILE for private_key_jwt."
+        ) from None
+
+
+def _read_private_key(path: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as key_file:
+            return key_file.read()
+    except OSError as exc:
+        raise M2MAuthError(f"Cannot read the client's private key file {path}: {exc.strerror}.") from None
 
 
 _default_client: TokenClient | None = None

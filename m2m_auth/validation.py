@@ -9,6 +9,7 @@ set changes): a service that reuses its token is then checked in microseconds.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,10 @@ NUMERIC_CLAIMS = ("exp", "iat", "nbf")
 # `crit` names extensions we do not implement, so a token that sets it cannot be understood.
 REFUSED_HEADER_PARAMETERS = ("jku", "x5u", "jwk", "x5c", "crit")
 ACCESS_TOKEN_TYPE = "Bearer"  # noqa: S105 - a token type, not a password
+# Claims the services store: the notification service saves azp and jti in 255-character columns.
+# No database can encode a lone surrogate, and PostgreSQL refuses NUL; Keycloak writes neither.
+IDENTIFIER_CLAIMS = ("azp", "client_id", "clientId", "jti")
+_STORABLE_IDENTIFIER = re.compile(r"[^\x00\ud800-\udfff]{0,255}")
 
 
 def validate_token(token: str) -> dict[str, Any]:
@@ -114,6 +119,9 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
             raise exceptions.InvalidClaims(f"Token claim '{name}' must be a string.")
     if not claims["azp"]:
         raise exceptions.InvalidClaims("Token claim 'azp' is empty.")
+    for name in IDENTIFIER_CLAIMS:
+        if name in claims and not _STORABLE_IDENTIFIER.fullmatch(claims[name]):
+            raise exceptions.InvalidClaims(f"Token claim '{name}' is not an identifier that can be stored.")
     if "realm_access" in claims and not _is_role_holder(claims["realm_access"]):
         raise exceptions.InvalidClaims("Token claim 'realm_access' is malformed.")
     resource_access = claims.get("resource_access", {})

@@ -7,7 +7,7 @@ from .models import Notification
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["id", "order_id", "recipient", "sender", "status", "attempts", "created_at", "sent_at"]
+    list_display = ["order_id", "recipient", "sender", "status", "created_at", "sent_at"]
     list_filter = ["status", "sender"]
     search_fields = ["order_id", "recipient"]
     date_hierarchy = "created_at"

@@ -3,11 +3,14 @@
 Existing values are kept; only missing names are added, so rerunning is safe.
 """
 
+import base64
 import secrets
 import sys
 from pathlib import Path
 
-ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
+ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = ROOT / ".env"
+SIGNING_KEY_FILE = ROOT / "var" / "keys" / "shop-api-signing-key.pem"
 
 
 def _secret() -> str:
@@ -40,6 +43,26 @@ def _defaults() -> dict[str, str]:
     }
 
 
+def signing_key_pair(key_path: Path) -> str:
+    """The shop's private_key_jwt key: the private half in a 0600 file, the public half for the realm."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(public).decode()
+
+
 def read_env(path: Path = ENV_FILE) -> dict[str, str]:
     values = {}
     if path.exists():
@@ -55,6 +78,9 @@ def main() -> int:
     missing = {name: value for name, value in _defaults().items() if name not in existing}
     if "SHOP_API_CLIENT_SECRET" in missing and "KEYCLOAK_CLIENT_SECRET" in existing:
         missing["SHOP_API_CLIENT_SECRET"] = existing["KEYCLOAK_CLIENT_SECRET"]
+    if "SHOP_API_SIGNING_PUBLIC_KEY" not in existing:
+        missing["SHOP_API_SIGNING_PUBLIC_KEY"] = signing_key_pair(SIGNING_KEY_FILE)
+        missing.setdefault("M2M_AUTH_CLIENT_PRIVATE_KEY_FILE", str(SIGNING_KEY_FILE))
     if missing:
         with ENV_FILE.open("a") as env_file:
             if not existing:

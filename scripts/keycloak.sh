@@ -23,7 +23,7 @@ readonly CACHE_DIR="${KEYCLOAK_HOME_CACHE:-${HOME}/.cache/m2m-keycloak}"
 readonly KC_HOME="${CACHE_DIR}/keycloak-${KC_VERSION}"
 
 # Environment variables the realm file's ${...} placeholders need (see keycloak/README.md).
-readonly REALM_ENV_VARS=(SHOP_API_CLIENT_SECRET REPORTING_JOB_CLIENT_SECRET SHOP_WEB_CLIENT_SECRET KEYCLOAK_DEMO_PASSWORD)
+readonly REALM_ENV_VARS=(SHOP_API_CLIENT_SECRET REPORTING_JOB_CLIENT_SECRET SHOP_WEB_CLIENT_SECRET KEYCLOAK_DEMO_PASSWORD SHOP_API_SIGNING_PUBLIC_KEY)
 
 die() {
     printf 'keycloak.sh: %s\n' "$*" >&2
@@ -156,7 +156,8 @@ require_env() {
     if ((${#missing[@]} > 0)); then
         die "missing required environment variable(s): ${missing[*]}
   KC_BOOTSTRAP_ADMIN_USERNAME / KC_BOOTSTRAP_ADMIN_PASSWORD: Keycloak's temporary admin (master realm)
-  SHOP_API_CLIENT_SECRET, REPORTING_JOB_CLIENT_SECRET, SHOP_WEB_CLIENT_SECRET, KEYCLOAK_DEMO_PASSWORD:
+  SHOP_API_CLIENT_SECRET, REPORTING_JOB_CLIENT_SECRET, SHOP_WEB_CLIENT_SECRET, KEYCLOAK_DEMO_PASSWORD,
+  SHOP_API_SIGNING_PUBLIC_KEY (base64 DER public key of shop-api-signed, make env writes one):
   substituted into keycloak/realm-techstore.json at import (see keycloak/README.md)"
     fi
 }

@@ -1,6 +1,7 @@
 """The orders API for logged-in customers (session authentication, so CSRF applies)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
@@ -20,9 +21,27 @@ class OrderListCreateView(APIView):
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="orders_list",
+        summary="The logged-in customer's orders, newest first",
+        responses={
+            200: OrderSerializer(many=True),
+            403: OpenApiResponse(description="Not logged in (no session cookie, or an expired session)."),
+        },
+    )
     def get(self, request: Request) -> Response:
         return Response(OrderSerializer(order_list_for_user(user=request.user), many=True).data)
 
+    @extend_schema(
+        operation_id="orders_create",
+        summary="Place an order",
+        request=OrderCreateSerializer,
+        responses={
+            201: OrderSerializer,
+            400: OpenApiResponse(description="Invalid items: unknown or inactive products, quantities out of range."),
+            403: OpenApiResponse(description="Not logged in, or no valid `X-CSRFToken` header."),
+        },
+    )
     def post(self, request: Request) -> Response:
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -26,6 +26,11 @@ from .conf import AFTER_COMMIT_MODES, shop_setting
 from .models import OutboxMessage
 from .notifications_client import DeliveryResult, Outcome, get_notification_client
 
+try:  # optional: carries the request's trace into the delivery thread (config/telemetry.py)
+    from opentelemetry import context as otel_context
+except ImportError:  # pragma: no cover
+    otel_context = None
+
 logger = logging.getLogger(__name__)
 
 
@@ -56,7 +61,8 @@ def outbox_dispatch_after_commit(*, message_id: uuid.UUID) -> None:
         logger.warning("Too many deliveries in flight; outbox message %s waits for the worker.", message_id)
         return
     try:
-        _get_executor().submit(_deliver_in_thread, message_id)
+        trace_context = otel_context.get_current() if otel_context is not None else None
+        _get_executor().submit(_deliver_in_thread, message_id, trace_context)
     except RuntimeError:  # the interpreter is shutting down
         _in_flight.release()
 
@@ -69,7 +75,9 @@ def _get_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-def _deliver_in_thread(message_id: uuid.UUID) -> None:
+def _deliver_in_thread(message_id: uuid.UUID, trace_context: object = None) -> None:
+    # The checkout's trace context: the call to the notification service joins its trace.
+    attached = otel_context.attach(trace_context) if trace_context is not None else None
     # A thread outside the request cycle: manage its database connection as a request would.
     close_old_connections()
     try:
@@ -77,6 +85,8 @@ def _deliver_in_thread(message_id: uuid.UUID) -> None:
     finally:
         close_old_connections()
         _in_flight.release()
+        if attached is not None:
+            otel_context.detach(attached)
 
 
 def _deliver_logging_errors(message_id: uuid.UUID) -> None:

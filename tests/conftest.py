@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +15,10 @@ from django.core.cache import caches
 from m2m_auth.jwks import reset_jwks_stores
 from m2m_auth.validation import _memo
 from tests.jwks_server import REALM, JWKSServer, SigningKey
+from tests.keycloak_server import Keycloak, start_or_reuse
 
 AUDIENCE = "notification-service"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +100,6 @@ def make_token(signing_key: SigningKey, issuer: str) -> Callable[..., str]:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Report how long the real Keycloak took to start, when this run started one."""
-    from tests.integration.conftest import KEYCLOAK_START
-
     started_in = config.stash.get(KEYCLOAK_START, None)
     if started_in is not None:
         terminalreporter.write_line(f"Keycloak started in {started_in:.1f} s")
@@ -114,4 +116,20 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
         pytest.skip("redis-server is not installed (Debian package redis-server; `make test` installs it)")
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server.url
+    server.stop()
+
+
+KEYCLOAK_START = pytest.StashKey[float | None]()
+
+
+@pytest.fixture(scope="session")
+def keycloak(request) -> Iterator[Keycloak]:
+    """The session's real Keycloak, shared by the integration, browser and fault tests."""
+    server = start_or_reuse(
+        port=int(os.environ.get("KEYCLOAK_TEST_PORT", "18080")),
+        management_port=int(os.environ.get("KEYCLOAK_TEST_MANAGEMENT_PORT", "19000")),
+        log_path=Path(os.environ.get("DJANGO_VAR_DIR", ROOT / "var")) / "keycloak-test.log",
+    )
+    request.config.stash[KEYCLOAK_START] = server.started_in
+    yield server
     server.stop()

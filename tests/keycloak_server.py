@@ -41,6 +41,7 @@ class Keycloak:
     public_url: str  # the issuer's host, pinned with --hostname
     secrets: dict[str, str]
     started_in: float | None = None  # seconds, when this test run started it
+    log_path: Path | None = None  # its output, when this test run started it
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -143,7 +144,9 @@ def start_or_reuse(*, port: int, management_port: int, log_path: Path, timeout: 
     url = f"http://127.0.0.1:{port}"
     public_url = f"http://localhost:{port}"
     if is_ready(url):
-        known = {name: os.environ.get(name, "") for name in SECRET_NAMES}
+        known = {name: os.environ.get(name, "") for name in (*SECRET_NAMES, "SHOP_API_SIGNING_PUBLIC_KEY")}
+        key_file = os.environ.get("M2M_AUTH_CLIENT_PRIVATE_KEY_FILE", "")
+        known["SHOP_API_SIGNING_KEY_PEM"] = Path(key_file).read_text() if key_file else ""
         missing = [name for name, value in known.items() if not value]
         if missing:
             raise RuntimeError(
@@ -153,6 +156,7 @@ def start_or_reuse(*, port: int, management_port: int, log_path: Path, timeout: 
         return Keycloak(url=url, public_url=public_url, secrets=known)
     generated = {name: secrets.token_urlsafe(24) for name in SECRET_NAMES}
     generated["KC_BOOTSTRAP_ADMIN_USERNAME"] = "test-admin"
+    generated["SHOP_API_SIGNING_KEY_PEM"], generated["SHOP_API_SIGNING_PUBLIC_KEY"] = signing_key_pair()
     env = {
         **os.environ,
         **generated,
@@ -170,7 +174,7 @@ def start_or_reuse(*, port: int, management_port: int, log_path: Path, timeout: 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    keycloak = Keycloak(url=url, public_url=public_url, secrets=generated, process=process)
+    keycloak = Keycloak(url=url, public_url=public_url, secrets=generated, process=process, log_path=log_path)
     while not is_ready(url):
         if process.poll() is not None or time.monotonic() - started > timeout:
             keycloak.stop()
@@ -179,6 +183,21 @@ def start_or_reuse(*, port: int, management_port: int, log_path: Path, timeout: 
         time.sleep(0.5)
     keycloak.started_in = time.monotonic() - started
     return keycloak
+
+
+def signing_key_pair() -> tuple[str, str]:
+    """A private key PEM for shop-api-signed and its public key as the realm file wants it."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, base64.b64encode(public).decode()
 
 
 def decode_unverified(token: str) -> dict[str, Any]:

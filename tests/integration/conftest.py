@@ -1,33 +1,12 @@
-"""The session's real Keycloak and the settings that point m2m_auth at it."""
+"""Settings that point m2m_auth at the session's real Keycloak (the `keycloak` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
-
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from m2m_auth.jwks import reset_jwks_stores
 from m2m_auth.validation import _memo
-from tests.keycloak_server import Keycloak, start_or_reuse
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def keycloak(request) -> Iterator[Keycloak]:
-    server = start_or_reuse(
-        port=int(os.environ.get("KEYCLOAK_TEST_PORT", "18080")),
-        management_port=int(os.environ.get("KEYCLOAK_TEST_MANAGEMENT_PORT", "19000")),
-        log_path=ROOT / "var" / "keycloak-test.log",
-    )
-    request.config.stash[KEYCLOAK_START] = server.started_in
-    yield server
-    server.stop()
-
-
-KEYCLOAK_START = pytest.StashKey[float | None]()
+from tests.keycloak_server import Keycloak
 
 
 @pytest.fixture

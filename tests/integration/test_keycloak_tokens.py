@@ -159,3 +159,37 @@ def test_service_token_auth_calls_the_live_notification_service(keycloak_setting
     )
     assert response.status_code == 201, response.text
     assert response.json()["sender"] == "shop-api"
+
+
+def test_private_key_jwt_gets_a_token_without_any_shared_secret(keycloak_settings):
+    client = _token_client(
+        keycloak_settings,
+        client_id="shop-api-signed",
+        client_secret="",
+        auth_method="private_key_jwt",
+        private_key_pem=keycloak_settings.secrets["SHOP_API_SIGNING_KEY_PEM"],
+        assertion_audience=keycloak_settings.issuer,
+    )
+    token = client.get_token()
+    claims = decode_unverified(token)
+    assert claims["azp"] == claims["client_id"] == "shop-api-signed"
+    assert post_with(token, HTTP_IDEMPOTENCY_KEY="signed-jwt-1").status_code == 201
+
+
+def test_private_key_jwt_signed_by_another_key_is_refused_by_keycloak(keycloak_settings):
+    from m2m_auth.tokens import TokenEndpointError
+    from tests.keycloak_server import signing_key_pair
+
+    other_private_key, _ = signing_key_pair()
+    client = _token_client(
+        keycloak_settings,
+        client_id="shop-api-signed",
+        client_secret="",
+        auth_method="private_key_jwt",
+        private_key_pem=other_private_key,
+        assertion_audience=keycloak_settings.issuer,
+    )
+    with pytest.raises(TokenEndpointError) as raised:
+        client.get_token()
+    assert raised.value.error == "invalid_client"
+    assert not raised.value.retryable

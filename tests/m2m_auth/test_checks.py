@@ -86,5 +86,19 @@ def test_a_caller_without_a_client_secret_is_an_error(settings):
 
 
 def test_an_unknown_client_authentication_method_is_an_error(settings):
-    settings.M2M_AUTH = {"AUDIENCE": "x", "TOKEN_AUTH_METHOD": "private_key_jwt"}
+    settings.M2M_AUTH = {"AUDIENCE": "x", "TOKEN_AUTH_METHOD": "client_secret_jwt"}
     assert [i for i, _ in m2m_messages()] == ["m2m_auth.E008"]
+
+
+def test_private_key_jwt_without_a_readable_key_file_is_an_error(settings, tmp_path):
+    settings.M2M_AUTH = {
+        "AUDIENCE": "x",
+        "CLIENT_ID": "shop-api-signed",
+        "TOKEN_AUTH_METHOD": "private_key_jwt",
+        "CLIENT_PRIVATE_KEY_FILE": str(tmp_path / "missing.pem"),
+    }
+    assert [i for i, _ in m2m_messages()] == ["m2m_auth.E009"]
+    key_file = tmp_path / "key.pem"
+    key_file.write_text("-----BEGIN PRIVATE KEY-----\n")
+    settings.M2M_AUTH = {**settings.M2M_AUTH, "CLIENT_PRIVATE_KEY_FILE": str(key_file)}
+    assert m2m_messages() == []

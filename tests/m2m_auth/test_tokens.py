@@ -307,3 +307,21 @@ def test_a_dead_lock_holder_blocks_nobody_past_the_bound(make_client, server):
     caches["default"].add(client._lock_key, "a-process-that-died", 30)
     assert client.get_token() == "token-1"
     assert server.count == 1
+
+
+def test_a_lock_freed_by_a_finished_fetch_does_not_cause_a_second_request(make_client, server):
+    """The lock is free again once its holder stored a token: whoever takes it next must use that token."""
+    fetching, waiting = make_client(), make_client()
+    lock_key = waiting._lock_key
+    caches["default"].add(lock_key, "other-process", 30)
+    real_add = waiting.store.add
+
+    def add_after_the_other_process_finished(key, value, timeout):
+        if key == lock_key and caches["default"].get(lock_key) == "other-process":
+            caches["default"].delete(lock_key)
+            fetching.get_token()  # stores token-1 and frees the lock, as the holder would
+        return real_add(key, value, timeout)
+
+    waiting.store.add = add_after_the_other_process_finished
+    assert waiting.get_token() == "token-1"
+    assert server.count == 1
