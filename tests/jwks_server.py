@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.http_server import serve, write_json
 
 REALM = "techstore"
 CERTS_PATH = f"/realms/{REALM}/protocol/openid-connect/certs"
@@ -32,13 +33,6 @@ class SigningKey:
 
     def sign(self, claims: dict[str, Any], *, headers: dict[str, Any] | None = None, alg: str = "RS256") -> str:
         return jwt.encode(claims, self.private_key, algorithm=alg, headers={"kid": self.kid, **(headers or {})})
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up (read timeout tests) is expected
 
 
 @dataclass
@@ -62,19 +56,12 @@ class JWKSServer:
                 if self.path != CERTS_PATH:
                     self.send_error(404)
                     return
-                payload = owner.body if owner.body is not None else json.dumps(owner.document).encode()
-                self.send_response(owner.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                write_json(self, owner.status, owner.body if owner.body is not None else owner.document)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = serve(Handler)
 
     @property
     def base_url(self) -> str:

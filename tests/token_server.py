@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.http_server import serve, write_json
+
 TOKEN_PATH = "/realms/techstore/protocol/openid-connect/token"
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
 
 
 @dataclass
@@ -63,20 +57,12 @@ class TokenServer:
                         del body["expires_in"]
                 else:
                     body = owner.error_body or {"error": "server_error"}
-                payload = json.dumps(body).encode()
-                self.send_response(owner.status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in owner.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                write_json(self, owner.status, body, owner.headers)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     @property

@@ -1,7 +1,5 @@
 """`ServiceTokenAuth`: sends the service token; one safe retry after the target says invalid_token."""
 
-import json
-import threading
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -10,7 +8,8 @@ from django.core.cache import caches
 
 from m2m_auth.requests_auth import ServiceTokenAuth
 from m2m_auth.tokens import TokenClient
-from tests.token_server import TokenServer, _QuietServer
+from tests.http_server import serve, write_json
+from tests.token_server import TokenServer
 
 
 class Target:
@@ -27,21 +26,14 @@ class Target:
                 self.rfile.read(length)
                 owner.seen.append(self.headers.get("Authorization", ""))
                 status, challenge = owner.script.pop(0) if owner.script else (200, None)
-                payload = json.dumps({"ok": status == 200}).encode()
-                self.send_response(status)
-                if challenge:
-                    self.send_header("WWW-Authenticate", challenge)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                write_json(self, status, {"ok": status == 200}, {"WWW-Authenticate": challenge} if challenge else {})
 
             do_GET = do_POST = _answer  # noqa: N815
 
             def log_message(self, *args):
                 pass
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api"
 
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
 import pytest
 
 from m2m_auth import tokens
 from m2m_auth.tokens import build_token_client
 from shop.models import Product
-from tests.token_server import TOKEN_PATH, _QuietServer
+from tests.token_server import TokenServer
 
 SHOP_API_SECRET = "shop-api-test-secret"
 
@@ -53,36 +49,19 @@ def customer(django_user_model):
 class JWTTokenEndpoint:
     """A client-credentials token endpoint that answers with real signed JWTs from `issue()`."""
 
-    def __init__(self, issue: Callable[[], str], expires_in: int = 300) -> None:
+    def __init__(self, issue: Callable[[], str]) -> None:
         self.issue = issue
-        self.expires_in = expires_in
         self.issued: list[str] = []
-        owner = self
+        self.server = TokenServer(token_factory=self._next).start()
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                token = owner.issue()
-                owner.issued.append(token)
-                payload = json.dumps(
-                    {"access_token": token, "token_type": "Bearer", "expires_in": owner.expires_in}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{TOKEN_PATH}"
+    def _next(self, number: int) -> str:
+        token = self.issue()
+        self.issued.append(token)
+        return token
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The notification client's verdicts: delivered, retry later, or give up; never a token in the text."""
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
@@ -10,7 +9,7 @@ import requests
 
 from m2m_auth.tokens import TokenEndpointError
 from shop.notifications_client import NotificationClient, Outcome, get_notification_client
-from tests.token_server import _QuietServer
+from tests.http_server import serve, write_json
 
 
 class Receiver:
@@ -26,20 +25,12 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 owner.received.append({"headers": dict(self.headers), "body": json.loads(body), "path": self.path})
                 time.sleep(owner.delay)
-                payload = json.dumps(owner.body).encode()
-                self.send_response(owner.status)
-                for name, value in owner.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                write_json(self, owner.status, owner.body, owner.headers)
 
             def log_message(self, *args):
                 pass
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
 
