@@ -22,9 +22,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> QuietServer:
     return server
 
 
-def write_json(
-    handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
-) -> None:
+def write_json(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     """Answer with `body` as JSON (bytes are sent as they are)."""
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     handler.send_response(status)

@@ -114,7 +114,7 @@ def test_any_bytes_as_json_get_400_parse_error_unless_they_are_json(client, raw)
         assert set(answer) == {"detail", "code"} and answer["code"] == "parse_error"
         assert answer["detail"].startswith("JSON parse error - ")
     else:
-            assert_answer_follows_the_body_rules(response, body)
+        assert_answer_follows_the_body_rules(response, body)
 
 
 idn_domains = st.tuples(
