@@ -11,7 +11,6 @@ Keycloak. Neither the secret nor a token ever reaches a log line, an exception o
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
 import random
@@ -28,14 +27,10 @@ from django.core.signals import setting_changed
 from .client_auth import client_authentication
 from .conf import m2m_auth_settings
 from .exceptions import M2MAuthError, TokenEndpointError
+from .token_endpoint import CREDENTIAL_ERRORS, request_token
 from .token_store import TokenStore
 
 logger = logging.getLogger(__name__)
-
-# Keycloak's answers that mean "these credentials will not work until someone fixes them".
-CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
-# Tokens whose `expires_in` is missing, non-numeric, not positive or above this get the default.
-MAX_LIFETIME = 24 * 3600
 
 
 def token_fingerprint(token: str) -> str:
@@ -266,46 +261,17 @@ class TokenClient:
         return CachedToken(access_token, renew_at=expires_at - buffer - jitter, use_until=use_until)
 
     def _request_token(self) -> tuple[str, float]:
-        data = {"grant_type": "client_credentials"}
-        auth = self.credential.apply(data)
-        if self.scopes:
-            data["scope"] = " ".join(self.scopes)
-        if self.audience:
-            data["audience"] = self.audience
         self.requests_made += 1
-        try:
-            response = self.session.post(
-                self.token_url, data=data, auth=auth, timeout=self.timeout, headers={"Accept": "application/json"}
-            )
-        except requests.RequestException as exc:
-            raise self._error(cause=type(exc).__name__) from None
-        body = _json_or_none(response)
-        if response.status_code != 200:
-            error = body.get("error") if isinstance(body, dict) else None
-            retryable = response.status_code >= 500 or response.status_code == 429
-            raise self._error(
-                status=response.status_code,
-                error=str(error)[:100] if error else None,
-                description=str(body.get("error_description"))[:300] if isinstance(body, dict) and error else None,
-                retryable=retryable and error not in CREDENTIAL_ERRORS,
-                retry_after=_retry_after(response, self.clock()),
-            )
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
-            raise self._error(status=200, cause="answer without access_token", retryable=True)
-        return body["access_token"], self._lifetime(body.get("expires_in"))
-
-    def _lifetime(self, expires_in: Any) -> float:
-        """Keycloak's `expires_in`, or the configured default when it is missing or odd."""
-        if isinstance(expires_in, bool):
-            return float(self.policy.default_lifetime)
-        if not isinstance(expires_in, (int, float)):
-            try:
-                expires_in = float(expires_in)
-            except (TypeError, ValueError):
-                return float(self.policy.default_lifetime)
-        if not 0 < expires_in <= MAX_LIFETIME or expires_in != expires_in:
-            return float(self.policy.default_lifetime)
-        return float(expires_in)
+        answer = request_token(
+            session=self.session,
+            token_url=self.token_url,
+            credential=self.credential,
+            scopes=self.scopes,
+            audience=self.audience,
+            timeout=self.timeout,
+            now=self.clock(),
+        )
+        return answer.access_token, answer.expires_in or float(self.policy.default_lifetime)
 
     def _error(self, **details: Any) -> TokenEndpointError:
         return TokenEndpointError(client_id=self.client_id, endpoint=self.token_url, **details)
@@ -344,26 +310,6 @@ class TokenClient:
                 retry_after=failure["until"] - self.clock(),
                 cause=failure.get("cause") or "backing off after a recent failure",
             )
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _retry_after(response: requests.Response, now: float) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 def build_token_client(**overrides: Any) -> TokenClient:
