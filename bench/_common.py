@@ -45,8 +45,16 @@ def setup_django(settings_module: str, *, db_dir: str | None = DEFAULT_DB_DIR) -
     import django
     from django.conf import settings
 
+    from config.env import SQLITE_OPTIONS
+
     # Assigned before setup: django.setup() already reads DATABASES into the connection handler.
-    settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": workdir / "bench.sqlite3"}}
+    settings.DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": workdir / "bench.sqlite3",
+            "OPTIONS": SQLITE_OPTIONS,
+        }
+    }
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     django.setup()
 

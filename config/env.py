@@ -37,11 +37,18 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# Threads and processes write to one SQLite file (requests, after-commit deliveries, the worker):
+# IMMEDIATE transactions take the write lock up front, so a reader turning writer waits for it
+# (up to the timeout) instead of failing at once with "database is locked"; WAL lets reads go on
+# during a write.
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+
+
 def env_database(name: str, *, sqlite_path) -> dict:
     """A DATABASES entry from a URL (postgres://user:password@host:port/name), SQLite when unset."""
     url = os.environ.get(name, "")
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path, "OPTIONS": {"timeout": 20}}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path, "OPTIONS": SQLITE_OPTIONS}
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
         raise ImproperlyConfigured(f"{name} must look like postgres://user:password@host:5432/name.")
