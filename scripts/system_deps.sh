@@ -9,6 +9,7 @@ declare -A PACKAGES=(
     [unzip]=unzip
     [mvn]=maven
     [redis-server]=redis-server
+    [wrk]=wrk # bench/receiver_http.py: HTTP load generator
     [chromium]=chromium # tests/browser: Playwright drives this browser, it never downloads one
 )
 
