@@ -34,6 +34,13 @@ run: setup env migrate
 	bash scripts/keycloak.sh fetch
 	$(VENV)/bin/honcho start
 
+# The production-like stack: PostgreSQL, Redis, Keycloak, both services under gunicorn, two delivery
+# workers (scripts/stack/; README: Production-like mode). Ctrl-C stops it all.
+.PHONY: run-prod
+run-prod: setup env
+	bash scripts/keycloak.sh fetch
+	$(VENV)/bin/honcho run $(PY) -m scripts.stack run
+
 test: setup lint
 	bash scripts/keycloak.sh fetch
 	$(PY) -m pytest

@@ -17,6 +17,9 @@ missing=()
 for command in "${!PACKAGES[@]}"; do
     command -v "${command}" >/dev/null 2>&1 || missing+=("${PACKAGES[${command}]}")
 done
+# PostgreSQL's server programs are not on PATH on Debian (/usr/lib/postgresql/<version>/bin):
+# scripts/stack/ runs a cluster of its own from there (make run-prod, tests/faults/).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 ((${#missing[@]} == 0)) && exit 0
 
 sudo_cmd=()
