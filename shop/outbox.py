@@ -18,8 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
+from django.dispatch import receiver
 from django.utils import timezone
 
 from .conf import AFTER_COMMIT_MODES, shop_setting
@@ -57,14 +59,41 @@ def outbox_dispatch_after_commit(*, message_id: uuid.UUID) -> None:
     if mode == "inline":
         _deliver_logging_errors(message_id)
         return
+    trace_context = otel_context.get_current() if otel_context is not None else None
+    waiting = getattr(_after_response, "messages", None)
+    if waiting is not None:
+        # Inside a request: start once the response is sent, so that the delivery thread does not
+        # compete with the request thread for the GIL while the response is still being built.
+        waiting.append((message_id, trace_context))
+        return
+    _submit(message_id, trace_context)
+
+
+def _submit(message_id: uuid.UUID, trace_context: object) -> None:
     if not _in_flight.acquire(blocking=False):
         logger.warning("Too many deliveries in flight; outbox message %s waits for the worker.", message_id)
         return
     try:
-        trace_context = otel_context.get_current() if otel_context is not None else None
         _get_executor().submit(_deliver_in_thread, message_id, trace_context)
     except RuntimeError:  # the interpreter is shutting down
         _in_flight.release()
+
+
+# Deliveries a request asked for, started when Django closes its response. Should the signal never
+# come (a crash), the messages are still pending in the database and the worker delivers them.
+_after_response = threading.local()
+
+
+@receiver(request_started)
+def _collect_after_response(**kwargs: object) -> None:
+    _after_response.messages = []
+
+
+@receiver(request_finished)
+def _start_after_response(**kwargs: object) -> None:
+    messages, _after_response.messages = getattr(_after_response, "messages", None) or [], None
+    for message_id, trace_context in messages:
+        _submit(message_id, trace_context)
 
 
 def _get_executor() -> ThreadPoolExecutor:

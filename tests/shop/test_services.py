@@ -1,5 +1,6 @@
 """`order_place`: an order, its items and its outbox message commit together or not at all."""
 
+import threading
 import time
 from decimal import Decimal
 
@@ -114,20 +115,20 @@ def test_off_mode_leaves_delivery_to_the_worker(customer, products, settings, dj
 def test_thread_mode_places_the_order_without_waiting_for_the_notification_service(
     customer, products, settings, monkeypatch
 ):
-    """The notification call takes 2 s here; checkout returns at once and the call still happens."""
+    """The notification call blocks until the test lets it go: checkout has returned by then."""
     settings.SHOP_NOTIFY_AFTER_COMMIT = "thread"
-    calls = []
+    calls, release = [], threading.Event()
 
-    class SlowClient:
+    class BlockedClient:
         def order_placed(self, **kwargs):
-            time.sleep(2)
+            release.wait(10)
             calls.append(kwargs)
             return DeliveryResult(Outcome.DELIVERED)
 
-    monkeypatch.setattr(outbox, "get_notification_client", SlowClient)
-    started = time.monotonic()
+    monkeypatch.setattr(outbox, "get_notification_client", BlockedClient)
     order = services.order_place(user=customer, lines=[(products[0].pk, 1)])
-    assert time.monotonic() - started < 1.0
+    assert calls == []  # placed while the notification call is still blocked
+    release.set()
 
     deadline = time.monotonic() + 10
     while OutboxMessage.objects.get().status != "delivered" and time.monotonic() < deadline:
@@ -137,3 +138,18 @@ def test_thread_mode_places_the_order_without_waiting_for_the_notification_servi
     assert calls == [
         {"order_id": str(order.pk), "user_email": "customer@example.com", "idempotency_key": str(message.pk)}
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_request_delivery_starts_only_once_the_response_is_closed(customer, products, settings, monkeypatch):
+    """The delivery thread must not compete with the request thread while the response is built."""
+    from django.core.signals import request_finished, request_started
+
+    settings.SHOP_NOTIFY_AFTER_COMMIT = "thread"
+    submitted = []
+    monkeypatch.setattr(outbox, "_submit", lambda message_id, trace_context: submitted.append(message_id))
+    request_started.send(sender=None)
+    services.order_place(user=customer, lines=[(products[0].pk, 1)])
+    assert submitted == []
+    request_finished.send(sender=None)
+    assert submitted == [OutboxMessage.objects.get().pk]
