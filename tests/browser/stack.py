@@ -173,35 +173,31 @@ class Stack:
 
 def build_stack(*, keycloak: Keycloak, var_dir: Path, shop_port: int, notifications_port: int) -> Stack:
     """Both services configured for this Keycloak, migrated, the notification service with an admin."""
-    notifications = DjangoService(
-        name="notifications",
-        settings_module="config.settings.notifications",
-        port=notifications_port,
-        var_dir=var_dir / "notifications",
-        env=clean_environment(
-            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-            DJANGO_DEBUG="true",
-            KEYCLOAK_URL=keycloak.url,
-            KEYCLOAK_PUBLIC_URL=keycloak.public_url,
-            KEYCLOAK_REALM=REALM,
-        ),
-    )
-    shop = DjangoService(
-        name="shop",
-        settings_module="config.settings.shop",
-        port=shop_port,
-        var_dir=var_dir / "shop",
-        env=clean_environment(
-            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-            DJANGO_DEBUG="true",
-            KEYCLOAK_URL=keycloak.url,
-            KEYCLOAK_PUBLIC_URL=keycloak.public_url,
-            KEYCLOAK_REALM=REALM,
-            KEYCLOAK_CLIENT_ID="shop-api",
-            KEYCLOAK_CLIENT_SECRET=keycloak.secrets["SHOP_API_CLIENT_SECRET"],
-            SHOP_WEB_CLIENT_SECRET=keycloak.secrets["SHOP_WEB_CLIENT_SECRET"],
-            NOTIFICATION_URL=notifications.url,
-        ),
+
+    def service(name: str, port: int, **env: str) -> DjangoService:
+        return DjangoService(
+            name=name,
+            settings_module=f"config.settings.{name}",
+            port=port,
+            var_dir=var_dir / name,
+            env=clean_environment(
+                DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+                DJANGO_DEBUG="true",
+                KEYCLOAK_URL=keycloak.url,
+                KEYCLOAK_PUBLIC_URL=keycloak.public_url,
+                KEYCLOAK_REALM=REALM,
+                **env,
+            ),
+        )
+
+    notifications = service("notifications", notifications_port)
+    shop = service(
+        "shop",
+        shop_port,
+        KEYCLOAK_CLIENT_ID="shop-api",
+        KEYCLOAK_CLIENT_SECRET=keycloak.secrets["SHOP_API_CLIENT_SECRET"],
+        SHOP_WEB_CLIENT_SECRET=keycloak.secrets["SHOP_WEB_CLIENT_SECRET"],
+        NOTIFICATION_URL=notifications.url,
     )
     stack = Stack(
         shop=shop,
