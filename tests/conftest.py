@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -133,3 +134,19 @@ def keycloak(request) -> Iterator[Keycloak]:
     request.config.stash[KEYCLOAK_START] = server.started_in
     yield server
     server.stop()
+
+
+# Every logger whose output could carry a secret: the root, HTTP clients, Django (SQL too), ours.
+LOGGERS = ("", "urllib3", "requests", "django", "django.request", "django.db.backends", "m2m_auth", "notifications")
+
+
+@pytest.fixture
+def debug_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
+    """Every logger at DEBUG, SQL included, captured."""
+    from django.db import connection
+
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    forced, connection.force_debug_cursor = connection.force_debug_cursor, True
+    yield caplog
+    connection.force_debug_cursor = forced

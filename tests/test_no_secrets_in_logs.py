@@ -8,7 +8,6 @@ attributes, and the message, repr and traceback text of every exception the call
 from __future__ import annotations
 
 import base64
-import logging
 import secrets
 import socket
 import socketserver
@@ -21,7 +20,6 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
-from django.db import connection
 from rest_framework.test import APIClient
 
 from m2m_auth.tokens import TokenClient, TokenEndpointError, TokenPolicy
@@ -35,7 +33,6 @@ CLIENT_ID = "shop-api"
 SECRET = "client-secret-" + secrets.token_urlsafe(24)
 SMTP_PASSWORD = "smtp-password-" + secrets.token_urlsafe(24)
 SMTP_AUTH_PLAIN = base64.b64encode(f"\0mailer\0{SMTP_PASSWORD}".encode()).decode()
-LOGGERS = ("", "urllib3", "requests", "django", "django.request", "django.db.backends", "m2m_auth", "notifications")
 
 pytestmark = pytest.mark.django_db
 
@@ -83,16 +80,6 @@ def assert_absent(text: str, *forbidden: Forbidden) -> None:
         if value in text
     ]
     assert not leaks, "; ".join(leaks)
-
-
-@pytest.fixture
-def debug_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
-    """Every logger at DEBUG, SQL included, captured."""
-    for name in LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
-    forced, connection.force_debug_cursor = connection.force_debug_cursor, True
-    yield caplog
-    connection.force_debug_cursor = forced
 
 
 def logger_names(caplog) -> set[str]:

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.urls import api_docs_patterns
 
 admin.site.site_header = "Notification service"
 admin.site.site_url = None  # this service has no pages of its own to link to
@@ -18,11 +19,5 @@ API_DOCS = {
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("notifications.urls")),
-    # OpenAPI 3 schema of this service's API (JSON with ?format=json) and Swagger UI over it.
-    path(
-        "api/schema/",
-        SpectacularAPIView.as_view(urlconf="config.urls.notifications", custom_settings=API_DOCS),
-        name="api-schema",
-    ),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", title=API_DOCS["TITLE"]), name="api-docs"),
+    *api_docs_patterns("config.urls.notifications", API_DOCS),
 ]

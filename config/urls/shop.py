@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.urls import api_docs_patterns
 
 admin.site.site_header = "TechStore shop"
 
@@ -18,11 +19,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("shop.urls")),
-    # OpenAPI 3 schema of this service's API (JSON with ?format=json) and Swagger UI over it.
-    path(
-        "api/schema/",
-        SpectacularAPIView.as_view(urlconf="config.urls.shop", custom_settings=API_DOCS),
-        name="api-schema",
-    ),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", title=API_DOCS["TITLE"]), name="api-docs"),
+    *api_docs_patterns("config.urls.shop", API_DOCS),
 ]

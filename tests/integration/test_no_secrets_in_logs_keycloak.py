@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from m2m_auth.tokens import TokenClient, TokenEndpointError
 from notifications.models import Notification
-from tests.test_no_secrets_in_logs import LOGGERS, assert_absent, describe, everything_logged, secret_forms, token_forms
+from tests.test_no_secrets_in_logs import assert_absent, describe, everything_logged, secret_forms, token_forms
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.django_db]
 
 URL = "/api/notifications/order"
 BODY = {"orderId": "5001", "userEmail": "demo@example.com"}
 WRONG_SECRET = "wrong-secret-" + uuid.uuid4().hex
-
-
-@pytest.fixture
-def debug_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
-    for name in LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
-    forced, connection.force_debug_cursor = connection.force_debug_cursor, True
-    yield caplog
-    connection.force_debug_cursor = forced
 
 
 def token_client(keycloak, secret: str, auth_method: str = "client_secret_basic") -> TokenClient:
